@@ -1,0 +1,17 @@
+module github.com/cloudmc-go/cloudmc
+
+go 1.24
+
+require (
+	github.com/google/uuid v1.6.0
+	github.com/jarcoal/httpmock v1.4.1
+	github.com/stretchr/testify v1.11.1
+	go.uber.org/goleak v1.3.0
+)
+
+require (
+	github.com/davecgh/go-spew v1.1.1 // indirect
+	github.com/kr/text v0.2.0 // indirect
+	github.com/pmezard/go-difflib v1.0.0 // indirect
+	gopkg.in/yaml.v3 v3.0.1 // indirect
+)

@@ -1,0 +1,351 @@
+package cloudmc
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+)
+
+// drainCap is how much of an unread body is read to let the connection be
+// reused; a longer rest is dropped with the connection.
+const drainCap = 64 << 10
+
+// request is one API call before it is sent.
+type request struct {
+	method string
+	segs   []string // unescaped path segments below the base URL
+	query  url.Values
+	body   any // marshalled to JSON when not nil
+}
+
+// decodeFunc reads a 2xx body. It gets the response for its headers.
+type decodeFunc func(resp *http.Response, body io.Reader) error
+
+// url builds the request URL under the base path, escaping each segment.
+func (c *Client) url(r *request) *url.URL {
+	u := *c.base
+	var p, rp strings.Builder
+	p.WriteString(c.basePath)
+	rp.WriteString(c.baseRawPath)
+	for _, s := range r.segs {
+		p.WriteByte('/')
+		p.WriteString(s)
+		rp.WriteByte('/')
+		rp.WriteString(escapeSegment(s))
+	}
+	u.Path, u.RawPath = p.String(), rp.String()
+	q := r.query
+	if c.orgID != "" {
+		q = cloneValues(q)
+		q.Set("org_id", c.orgID)
+	}
+	u.RawQuery = ""
+	if len(q) > 0 {
+		u.RawQuery = q.Encode()
+	}
+	return &u
+}
+
+// escapeSegment is url.PathEscape, also escaping dots when the segment is
+// made only of them, so no server can read it as "." or "..".
+func escapeSegment(s string) string {
+	if strings.Trim(s, ".") == "" {
+		return strings.Repeat("%2E", len(s))
+	}
+	return url.PathEscape(s)
+}
+
+func cloneValues(v url.Values) url.Values {
+	out := make(url.Values, len(v)+1)
+	for k, vs := range v {
+		out[k] = vs
+	}
+	return out
+}
+
+// do sends r, retrying per the policy, and hands a 2xx body to decode.
+// Every body is read through the size limit, drained and closed.
+func (c *Client) do(ctx context.Context, r *request, decode decodeFunc) error {
+	if ctx == nil {
+		return invalidArg("nil context")
+	}
+	u := c.url(r)
+	path := u.RequestURI()
+	var payload []byte
+	if r.body != nil {
+		var err error
+		if payload, err = json.Marshal(r.body); err != nil {
+			return fmt.Errorf("cloudmc: %s %s: encoding request: %w", r.method, path, err)
+		}
+	}
+	for attempt := 0; ; attempt++ {
+		if err := ctx.Err(); err != nil {
+			return fmt.Errorf("cloudmc: %s %s: %w", r.method, path, err)
+		}
+		start := time.Now()
+		status, retryAfter, err := c.attempt(ctx, r.method, u, path, payload, decode)
+		if c.logger != nil {
+			c.log(ctx, r.method, path, attempt, status, time.Since(start), err)
+		}
+		if err == nil {
+			return nil
+		}
+		if ctxErr := ctx.Err(); ctxErr != nil {
+			// The transport's own words about a cancelled request are noise.
+			return fmt.Errorf("cloudmc: %s %s: %w", r.method, path, ctxErr)
+		}
+		if attempt >= c.retry.MaxRetries || !shouldRetry(r.method, status, transportErr(err)) {
+			return err
+		}
+		wait := c.retry.backoff(attempt)
+		if retryAfter >= 0 {
+			if retryAfter > c.retry.MaxBackoff {
+				// The server wants longer than we may wait: give the caller its answer.
+				return err
+			}
+			wait = retryAfter
+		}
+		if c.logger != nil {
+			c.logger.DebugContext(ctx, "cloudmc retry", "method", r.method, "path", path, "attempt", attempt+1, "wait", wait)
+		}
+		if serr := sleep(ctx, wait); serr != nil {
+			return fmt.Errorf("cloudmc: %s %s: %w (after %d attempts; last error: %v)", r.method, path, serr, attempt+1, err)
+		}
+	}
+}
+
+// netError marks a transport failure, so the retry policy can tell it from
+// an answer the server gave.
+type netError struct {
+	method, path string
+	err          error
+}
+
+func (e *netError) Error() string {
+	return fmt.Sprintf("cloudmc: %s %s: %v", e.method, e.path, e.err)
+}
+
+func (e *netError) Unwrap() error { return e.err }
+
+func transportErr(err error) error {
+	var ne *netError
+	if errors.As(err, &ne) {
+		return ne.err
+	}
+	return nil
+}
+
+// attempt makes one HTTP exchange. It returns the status (0 when none came),
+// the Retry-After the server asked for (-1 when none) and the error.
+func (c *Client) attempt(ctx context.Context, method string, u *url.URL, path string, payload []byte, decode decodeFunc) (int, time.Duration, error) {
+	req := &http.Request{
+		Method:     method,
+		URL:        u,
+		Proto:      "HTTP/1.1",
+		ProtoMajor: 1,
+		ProtoMinor: 1,
+		Header:     make(http.Header, 5),
+		Host:       u.Host,
+	}
+	req = req.WithContext(ctx)
+	req.Header[headerAPIKeyCanonical] = []string{c.key.v}
+	req.Header["User-Agent"] = []string{c.userAgent}
+	req.Header["Accept"] = []string{"application/json"}
+	if payload != nil {
+		req.Header["Content-Type"] = []string{"application/json"}
+		req.ContentLength = int64(len(payload))
+		req.Body = io.NopCloser(bytes.NewReader(payload))
+		req.GetBody = func() (io.ReadCloser, error) {
+			return io.NopCloser(bytes.NewReader(payload)), nil
+		}
+	} else if method != http.MethodGet && method != http.MethodHead {
+		req.Body = http.NoBody
+		req.GetBody = func() (io.ReadCloser, error) { return http.NoBody, nil }
+	}
+
+	resp, err := c.hc.Do(req)
+	if err != nil {
+		return 0, -1, &netError{method: method, path: path, err: stripURL(err)}
+	}
+	defer closeBody(resp.Body)
+
+	retryAfter := time.Duration(-1)
+	if d, ok := parseRetryAfter(resp.Header.Get("Retry-After"), time.Now()); ok {
+		retryAfter = d
+	}
+	body := &limitReader{r: resp.Body, n: c.maxBody}
+	if resp.StatusCode < 200 || resp.StatusCode > 299 {
+		return resp.StatusCode, retryAfter, c.apiError(method, path, resp, body, retryAfter)
+	}
+	pre := &prefixReader{r: body}
+	err = decode(resp, pre)
+	if err == nil {
+		return resp.StatusCode, retryAfter, nil
+	}
+	var apiErr *APIError
+	if errors.As(err, &apiErr) {
+		// A 2xx body that carries "errors".
+		apiErr.StatusCode, apiErr.Method, apiErr.Path = resp.StatusCode, method, path
+		apiErr.RequestID = requestID(resp.Header)
+		apiErr.Body = pre.captured()
+		return resp.StatusCode, retryAfter, apiErr
+	}
+	if errors.As(err, new(*TaskError)) {
+		return resp.StatusCode, retryAfter, err
+	}
+	if body.tooLarge {
+		return resp.StatusCode, retryAfter, &DecodeError{Method: method, Path: path, StatusCode: resp.StatusCode,
+			ContentType: resp.Header.Get("Content-Type"),
+			Err:         fmt.Errorf("%w: over %d bytes", ErrResponseTooLarge, c.maxBody)}
+	}
+	if body.readErr != nil {
+		// The connection broke mid-body: a network fault, retryable for GET.
+		return 0, retryAfter, &netError{method: method, path: path,
+			err: fmt.Errorf("reading response body (status %d): %w", resp.StatusCode, body.readErr)}
+	}
+	return resp.StatusCode, retryAfter, &DecodeError{Method: method, Path: path, StatusCode: resp.StatusCode,
+		ContentType: resp.Header.Get("Content-Type"), Sample: sample(pre.captured()), Err: err}
+}
+
+// stripURL drops the URL from a *url.Error: the caller's error already
+// names method and path, and the base URL may carry a host they'd rather
+// not see repeated.
+func stripURL(err error) error {
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		return ue.Err
+	}
+	return err
+}
+
+func (c *Client) apiError(method, path string, resp *http.Response, body *limitReader, retryAfter time.Duration) error {
+	raw, readErr := io.ReadAll(io.LimitReader(body, maxErrorBody))
+	e := &APIError{
+		StatusCode: resp.StatusCode,
+		Method:     method,
+		Path:       path,
+		Body:       raw,
+		RequestID:  requestID(resp.Header),
+	}
+	if retryAfter > 0 {
+		e.RetryAfter = retryAfter
+	}
+	if resp.StatusCode >= 300 && resp.StatusCode < 400 {
+		if loc, err := resp.Location(); err == nil && !sameOrigin(c.base, loc) {
+			e.redirectTo = (&url.URL{Scheme: loc.Scheme, Host: loc.Host}).String()
+		}
+	}
+	if readErr == nil && len(raw) > 0 && raw[0] != '<' {
+		e.Errors = errorsFromBody(raw)
+	}
+	return e
+}
+
+// errorsFromBody reads the "errors" (or a lone "message") of an error body;
+// nil when the body is not such JSON.
+func errorsFromBody(raw []byte) []ErrorDetail {
+	var env struct {
+		Errors  json.RawMessage `json:"errors"`
+		Message json.RawMessage `json:"message"`
+	}
+	if json.Unmarshal(raw, &env) != nil {
+		return nil
+	}
+	if d := parseErrors(env.Errors); len(d) > 0 {
+		return d
+	}
+	if m := scalarText(env.Message); m != "" {
+		return []ErrorDetail{{Message: m}}
+	}
+	return nil
+}
+
+func requestID(h http.Header) string {
+	for _, k := range []string{"X-Request-Id", "Request-Id", "X-Correlation-Id", "X-Amzn-Requestid"} {
+		if v := h.Get(k); v != "" {
+			if len(v) > 128 || !printableASCII(v) {
+				return ""
+			}
+			return v
+		}
+	}
+	return ""
+}
+
+func (c *Client) log(ctx context.Context, method, path string, attempt, status int, d time.Duration, err error) {
+	attrs := []slog.Attr{
+		slog.String("method", method),
+		slog.String("path", path),
+		slog.Int("attempt", attempt+1),
+		slog.Duration("duration", d),
+	}
+	if status != 0 {
+		attrs = append(attrs, slog.Int("status", status))
+	}
+	if err != nil {
+		attrs = append(attrs, slog.String("error", err.Error()))
+	}
+	c.logger.LogAttrs(ctx, slog.LevelDebug, "cloudmc request", attrs...)
+}
+
+// closeBody drains a little of what is left, so the connection can be
+// reused, then closes.
+func closeBody(b io.ReadCloser) {
+	_, _ = io.CopyN(io.Discard, b, drainCap)
+	_ = b.Close()
+}
+
+// limitReader fails, rather than stopping quietly, past n bytes, and
+// remembers a transport error so it can be told from bad JSON.
+type limitReader struct {
+	r        io.Reader
+	n        int64
+	tooLarge bool
+	readErr  error
+}
+
+func (l *limitReader) Read(p []byte) (int, error) {
+	if l.n <= 0 {
+		// One byte more tells "exactly the limit" from "over it".
+		var one [1]byte
+		if n, _ := l.r.Read(one[:]); n > 0 {
+			l.tooLarge = true
+			return 0, ErrResponseTooLarge
+		}
+		return 0, io.EOF
+	}
+	if int64(len(p)) > l.n {
+		p = p[:l.n]
+	}
+	n, err := l.r.Read(p)
+	l.n -= int64(n)
+	if err != nil && err != io.EOF {
+		l.readErr = err
+	}
+	return n, err
+}
+
+// prefixReader keeps the first bytes read, for error samples.
+type prefixReader struct {
+	r   io.Reader
+	buf [160]byte
+	n   int
+}
+
+func (p *prefixReader) Read(b []byte) (int, error) {
+	n, err := p.r.Read(b)
+	if p.n < len(p.buf) && n > 0 {
+		p.n += copy(p.buf[p.n:], b[:n])
+	}
+	return n, err
+}
+
+func (p *prefixReader) captured() []byte { return append([]byte(nil), p.buf[:p.n]...) }

@@ -1,0 +1,231 @@
+package cloudmc
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"time"
+)
+
+// TaskStatus is the state of a server-side task.
+type TaskStatus string
+
+// The task states. Any other word a server sends is kept, upper-cased, and
+// counts as not finished.
+const (
+	TaskPending TaskStatus = "PENDING"
+	TaskSuccess TaskStatus = "SUCCESS"
+	TaskFailed  TaskStatus = "FAILED"
+)
+
+// normalizeStatus compares status words without regard to case.
+func normalizeStatus(s string) TaskStatus {
+	s = strings.TrimSpace(s)
+	switch {
+	case strings.EqualFold(s, string(TaskSuccess)):
+		return TaskSuccess
+	case strings.EqualFold(s, string(TaskFailed)):
+		return TaskFailed
+	case strings.EqualFold(s, string(TaskPending)), s == "":
+		return TaskPending
+	}
+	return TaskStatus(strings.ToUpper(s))
+}
+
+// Task is a server-side task started by an operation.
+type Task struct {
+	ID      string // empty for an operation the server finished synchronously
+	Status  TaskStatus
+	Created string          // as the server sent it
+	Result  json.RawMessage // the task's result (or a synchronous answer's data)
+	Errors  []ErrorDetail   // errors a failed task carried
+}
+
+// Done reports whether the task has finished, successfully or not.
+func (t *Task) Done() bool {
+	return t != nil && (t.Status == TaskSuccess || t.Status == TaskFailed)
+}
+
+// DecodeResult decodes the task's result into v (an *Iso decodes tolerantly).
+func (t *Task) DecodeResult(v any) error {
+	if t == nil || !hasValue(t.Result) {
+		return fmt.Errorf("%w: task has no result", ErrInvalidResponse)
+	}
+	if err := json.Unmarshal(t.Result, v); err != nil {
+		return fmt.Errorf("%w: task result: %v", ErrInvalidResponse, err)
+	}
+	return nil
+}
+
+// failure returns the *TaskError of a failed task, or nil.
+func (t *Task) failure() error {
+	if t.Status == TaskFailed {
+		return &TaskError{Task: t, Errors: t.Errors}
+	}
+	return nil
+}
+
+// TaskService reads and waits for tasks.
+type TaskService struct{ c *Client }
+
+// taskWire is the nested task shape, {"data": {...}}.
+type taskWire struct {
+	ID      json.RawMessage `json:"id"`
+	Status  json.RawMessage `json:"status"`
+	Created json.RawMessage `json:"created"`
+	Result  json.RawMessage `json:"result"`
+	Errors  json.RawMessage `json:"errors"`
+}
+
+// Get reads a task. It accepts both the nested shape
+// {"data": {"id", "status", "result"}} and the flat {"taskId", "taskStatus",
+// "result"}.
+func (s *TaskService) Get(ctx context.Context, id string) (*Task, error) {
+	if err := checkSegment("task id", id); err != nil {
+		return nil, err
+	}
+	var t *Task
+	err := s.c.do(ctx, &request{method: http.MethodGet, segs: []string{"tasks", id}},
+		func(_ *http.Response, body io.Reader) error {
+			var w taskWire
+			var env envelope
+			if err := decodeEnvelope(body, &env, objectInto(&w)); err != nil {
+				return err
+			}
+			switch {
+			case env.sawData && hasValue(w.Status):
+				t = &Task{ID: scalarText(w.ID), Status: normalizeStatus(scalarText(w.Status)),
+					Created: scalarText(w.Created), Result: w.Result, Errors: parseErrors(w.Errors)}
+				if len(t.Errors) == 0 {
+					t.Errors = parseErrors(env.errors)
+				}
+			case env.taskStatus != "":
+				t = &Task{ID: env.taskID, Status: normalizeStatus(env.taskStatus),
+					Created: env.created, Result: env.result, Errors: parseErrors(env.errors)}
+			default:
+				if err := env.failIfErrors(); err != nil {
+					return err
+				}
+				return errors.New("the answer holds no task status")
+			}
+			if t.ID == "" {
+				t.ID = id
+			}
+			if !hasValue(t.Result) {
+				t.Result = nil
+			}
+			return nil
+		})
+	if err != nil {
+		return nil, err
+	}
+	return t, nil
+}
+
+// Wait polls the task until it finishes. It returns the task when it
+// succeeds; a task that fails gives an error matching ErrTaskFailed (a
+// *TaskError holding the task). When ctx ends first, the error matches
+// ctx's error and names the task id, so the caller can wait again later.
+// Polling starts at the client's minimum interval and backs off to its
+// maximum (see WithPollInterval); no goroutine is started.
+func (s *TaskService) Wait(ctx context.Context, t *Task) (*Task, error) {
+	if ctx == nil {
+		return nil, invalidArg("nil context")
+	}
+	if t == nil {
+		return nil, invalidArg("nil task")
+	}
+	if t.Done() {
+		return t, t.failure()
+	}
+	if t.ID == "" {
+		return nil, invalidArg("task has no id and has not finished")
+	}
+	if s.c.waitTimeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, s.c.waitTimeout)
+		defer cancel()
+	}
+	interval := s.c.pollMin
+	for {
+		if err := sleep(ctx, interval); err != nil {
+			return nil, fmt.Errorf("cloudmc: waiting for task %s: %w", t.ID, err)
+		}
+		cur, err := s.Get(ctx, t.ID)
+		if err != nil {
+			if ctxErr := ctx.Err(); ctxErr != nil {
+				return nil, fmt.Errorf("cloudmc: waiting for task %s: %w", t.ID, ctxErr)
+			}
+			return nil, fmt.Errorf("cloudmc: waiting for task %s: %w", t.ID, err)
+		}
+		if cur.Done() {
+			return cur, cur.failure()
+		}
+		interval = nextPoll(interval, s.c.pollMax)
+	}
+}
+
+// nextPoll doubles the interval up to max: fast for tasks that end
+// quickly, few polls for long ones.
+func nextPoll(d, max time.Duration) time.Duration {
+	d *= 2
+	if d > max || d <= 0 {
+		return max
+	}
+	return d
+}
+
+// decodeOperation reads the answer to an operation (import, delete, attach,
+// detach, generateDownloadUrl) into a task.
+func decodeOperation(t **Task) decodeFunc {
+	return func(resp *http.Response, body io.Reader) error {
+		if resp.StatusCode == http.StatusNoContent {
+			*t = &Task{Status: TaskSuccess}
+			return nil
+		}
+		var data json.RawMessage
+		var env envelope
+		if err := decodeEnvelope(body, &env, func(dec *json.Decoder) error { return dec.Decode(&data) }); err != nil {
+			return err
+		}
+		task := &Task{ID: env.taskID, Created: env.created}
+		if env.taskID == "" {
+			// A synchronous answer: its data is the result.
+			if err := env.failIfErrors(); err != nil {
+				return err
+			}
+			task.Status = TaskSuccess
+			task.Result = data
+		} else {
+			task.Status = normalizeStatus(env.taskStatus)
+			task.Errors = parseErrors(env.errors)
+			task.Result = data
+			if !hasValue(task.Result) {
+				task.Result = env.result
+			}
+			if task.Status != TaskFailed {
+				if err := env.failIfErrors(); err != nil {
+					return err
+				}
+			}
+		}
+		if !hasValue(task.Result) {
+			task.Result = nil
+		}
+		*t = task
+		return task.failure()
+	}
+}
+
+// operation sends an operation and returns the task it started.
+func (c *Client) operation(ctx context.Context, r *request) (*Task, error) {
+	var t *Task
+	if err := c.do(ctx, r, decodeOperation(&t)); err != nil {
+		return nil, err
+	}
+	return t, nil
+}
