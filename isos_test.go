@@ -309,14 +309,23 @@ func TestBadInputSendsNothing(t *testing.T) {
 		"negative page":           func() error { _, err := good.List(ctx, &ListOptions{Page: -1}); return err },
 		"bad sort order":          func() error { _, err := good.List(ctx, &ListOptions{SortOrder: "sideways"}); return err },
 		"import no name":          func() error { _, err := good.Import(ctx, ImportIsoRequest{URL: "http://x.test/a.iso"}); return err },
-		"import ftp":              func() error { _, err := good.Import(ctx, ImportIsoRequest{Name: "a", URL: "ftp://x.test/a.iso"}); return err },
-		"import relative url":     func() error { _, err := good.Import(ctx, ImportIsoRequest{Name: "a", URL: "/a.iso"}); return err },
-		"import bad zone":         func() error { _, err := good.Import(ctx, ImportIsoRequest{Name: "a", URL: "http://x.test/a", ZoneID: "z"}); return err },
-		"import bootable no os":   func() error { _, err := good.Import(ctx, ImportIsoRequest{Name: "a", URL: "http://x.test/a", Bootable: Bool(true)}); return err },
-		"task get empty":          func() error { _, err := c.Tasks().Get(ctx, ""); return err },
-		"task get dotdot":         func() error { _, err := c.Tasks().Get(ctx, ".."); return err },
-		"wait nil":                func() error { _, err := c.Tasks().Wait(ctx, nil); return err },
-		"wait no id":              func() error { _, err := c.Tasks().Wait(ctx, &Task{Status: TaskPending}); return err },
+		"import ftp": func() error {
+			_, err := good.Import(ctx, ImportIsoRequest{Name: "a", URL: "ftp://x.test/a.iso"})
+			return err
+		},
+		"import relative url": func() error { _, err := good.Import(ctx, ImportIsoRequest{Name: "a", URL: "/a.iso"}); return err },
+		"import bad zone": func() error {
+			_, err := good.Import(ctx, ImportIsoRequest{Name: "a", URL: "http://x.test/a", ZoneID: "z"})
+			return err
+		},
+		"import bootable no os": func() error {
+			_, err := good.Import(ctx, ImportIsoRequest{Name: "a", URL: "http://x.test/a", Bootable: Bool(true)})
+			return err
+		},
+		"task get empty":  func() error { _, err := c.Tasks().Get(ctx, ""); return err },
+		"task get dotdot": func() error { _, err := c.Tasks().Get(ctx, ".."); return err },
+		"wait nil":        func() error { _, err := c.Tasks().Wait(ctx, nil); return err },
+		"wait no id":      func() error { _, err := c.Tasks().Wait(ctx, &Task{Status: TaskPending}); return err },
 		//lint:ignore SA1012 a nil context is the bad input under test
 		"nil context": func() error { _, err := good.List(nil, nil); return err }, //nolint:staticcheck
 	}
