@@ -140,7 +140,7 @@ func (s *TaskService) Wait(ctx context.Context, t *Task) (*Task, error) {
 		return nil, invalidArg("nil task")
 	}
 	if t.Done() {
-		return t, t.failure()
+		return doneTask(t)
 	}
 	if t.ID == "" {
 		return nil, invalidArg("task has no id and has not finished")
@@ -163,10 +163,19 @@ func (s *TaskService) Wait(ctx context.Context, t *Task) (*Task, error) {
 			return nil, fmt.Errorf("cloudmc: waiting for task %s: %w", t.ID, err)
 		}
 		if cur.Done() {
-			return cur, cur.failure()
+			return doneTask(cur)
 		}
 		interval = nextPoll(interval, s.c.pollMax)
 	}
+}
+
+// doneTask is Wait's answer for a finished task: the task, or only the
+// *TaskError that holds it.
+func doneTask(t *Task) (*Task, error) {
+	if err := t.failure(); err != nil {
+		return nil, err
+	}
+	return t, nil
 }
 
 // nextPoll doubles the interval up to max: fast for tasks that end
