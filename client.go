@@ -39,7 +39,7 @@ type Client struct {
 	base        *url.URL
 	basePath    string // unescaped path prefix, no trailing slash
 	baseRawPath string // escaped path prefix, no trailing slash
-	key         *secretKey
+	key         func() string // a func, so no fmt verb can print the key
 	hc          *http.Client
 	userAgent   string
 	logger      *slog.Logger
@@ -50,12 +50,6 @@ type Client struct {
 	orgID       string
 	maxBody     int64
 }
-
-// secretKey sits behind a pointer so that printing a Client never shows it.
-type secretKey struct{ v string }
-
-// String keeps the key out of any formatted output.
-func (*secretKey) String() string { return "[redacted]" }
 
 // config collects options before the Client is built.
 type config struct {
@@ -211,7 +205,7 @@ func NewClient(baseURL, apiKey string, opts ...Option) (*Client, error) {
 		base:        base,
 		basePath:    strings.TrimRight(base.Path, "/"),
 		baseRawPath: strings.TrimRight(base.EscapedPath(), "/"),
-		key:         &secretKey{v: apiKey},
+		key:         func() string { return apiKey },
 		logger:      cfg.logger,
 		retry:       cfg.retry,
 		pollMin:     cfg.pollMin,

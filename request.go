@@ -156,7 +156,7 @@ func (c *Client) attempt(ctx context.Context, method string, u *url.URL, path st
 		Host:       u.Host,
 	}
 	req = req.WithContext(ctx)
-	req.Header[headerAPIKeyCanonical] = []string{c.key.v}
+	req.Header[headerAPIKeyCanonical] = []string{c.key()}
 	req.Header["User-Agent"] = []string{c.userAgent}
 	req.Header["Accept"] = []string{"application/json"}
 	if payload != nil {
