@@ -37,8 +37,8 @@ const (
 // create one and share it.
 type Client struct {
 	base        *url.URL
-	basePath    string // unescaped path prefix, no trailing slash
-	baseRawPath string // escaped path prefix, no trailing slash
+	basePath    string        // unescaped path prefix, no trailing slash
+	baseRawPath string        // escaped path prefix, no trailing slash
 	key         func() string // a func, so no fmt verb can print the key
 	hc          *http.Client
 	userAgent   string
