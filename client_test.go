@@ -148,10 +148,9 @@ func TestOrganizationOnEveryRequest(t *testing.T) {
 
 // redirectTarget counts requests and whether they carried the key.
 type redirectTarget struct {
-	srv      *httptest.Server
-	hits     atomic.Int32
-	keyHits  atomic.Int32
-	lastPath atomic.Value
+	srv     *httptest.Server
+	hits    atomic.Int32
+	keyHits atomic.Int32
 }
 
 func newRedirectTarget(tls bool) *redirectTarget {

@@ -74,14 +74,6 @@ func readFixture(t *testing.T, name string) []byte {
 	return b
 }
 
-func jsonResponder(status int, body string) httpmock.Responder {
-	return func(r *http.Request) (*http.Response, error) {
-		resp := httpmock.NewStringResponse(status, body)
-		resp.Header.Set("Content-Type", "application/json")
-		return resp, nil
-	}
-}
-
 // logBuffer is a concurrency-safe slog sink for asserting on log text.
 type logBuffer struct {
 	mu  sync.Mutex
