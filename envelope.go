@@ -72,13 +72,17 @@ func decodeEnvelope(body io.Reader, env *envelope, onData func(*json.Decoder) er
 			if err := dec.Decode(&id); err != nil {
 				return err
 			}
-			env.taskID = scalarText(id)
+			if env.taskID = scalarText(id); env.taskID == "" && hasValue(id) {
+				return fmt.Errorf("taskId is not a string: %s", sample(id))
+			}
 		case "taskStatus":
 			var st json.RawMessage
 			if err := dec.Decode(&st); err != nil {
 				return err
 			}
-			env.taskStatus = scalarText(st)
+			if env.taskStatus = scalarText(st); env.taskStatus == "" && hasValue(st) {
+				return fmt.Errorf("taskStatus is not a string: %s", sample(st))
+			}
 		case "result":
 			if err := dec.Decode(&env.result); err != nil {
 				return err
