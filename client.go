@@ -227,13 +227,20 @@ func NewClient(baseURL, apiKey string, opts ...Option) (*Client, error) {
 	return c, nil
 }
 
-// defaultTransport is http.DefaultTransport with an idle pool large enough
-// for many goroutines sharing one client (the stock 2 idle connections per
-// host make a busy client open a new connection for most calls).
+// DefaultMaxConnsPerHost caps the connections the default transport opens
+// to the CloudMC host; more concurrent calls wait for a free connection.
+const DefaultMaxConnsPerHost = 64
+
+// defaultTransport is http.DefaultTransport with an idle pool as large as
+// its connection cap, so many goroutines sharing one client reuse
+// connections (the stock 2 idle per host make a busy client open a new
+// connection for most calls). The cap also stops the transport's dial race
+// from opening more connections than there are concurrent calls.
 func defaultTransport() http.RoundTripper {
 	t := http.DefaultTransport.(*http.Transport).Clone()
-	t.MaxIdleConns = 256
-	t.MaxIdleConnsPerHost = 128
+	t.MaxIdleConns = 2 * DefaultMaxConnsPerHost
+	t.MaxIdleConnsPerHost = DefaultMaxConnsPerHost
+	t.MaxConnsPerHost = DefaultMaxConnsPerHost
 	return t
 }
 

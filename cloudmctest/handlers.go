@@ -111,6 +111,9 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	intercept := s.interceptor
 	s.mu.Unlock()
 
+	if f, ok := s.nextFault(r); ok && applyFault(w, r, f) {
+		return
+	}
 	if intercept != nil && intercept(w, r) {
 		return
 	}

@@ -242,6 +242,7 @@ type Server struct {
 	behavior    TaskBehavior
 	requests    []Request
 	interceptor func(http.ResponseWriter, *http.Request) bool
+	faults      faultTable
 }
 
 // NewServer starts a fake server. Unless WithoutSeed is given it holds SeedIso(),
