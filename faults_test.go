@@ -44,7 +44,6 @@ func ok(n int) *expect                       { return &expect{requests: n} }
 func fails(n int, err error) *expect         { return &expect{requests: n, err: err} }
 func status(n int, code int) *expect         { return &expect{requests: n, status: code} }
 func anyErr(n int) *expect                   { return &expect{requests: n, err: errAny} }
-func between(lo, hi int) *expect             { return &expect{requests: lo, requestsMax: hi} }
 func (e *expect) in(d time.Duration) *expect { e.within = d; return e }
 
 // errAny stands for "some error, no particular kind".
