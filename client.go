@@ -201,10 +201,18 @@ func NewClient(baseURL, apiKey string, opts ...Option) (*Client, error) {
 	if err != nil {
 		return nil, err
 	}
+	// The unescaped prefix comes from the escaped one, so the two agree even
+	// when the path ends in %2F: a RawPath that disagrees with Path makes
+	// net/url drop the escaping of every segment.
+	rawPrefix := strings.TrimRight(base.EscapedPath(), "/")
+	prefix, err := url.PathUnescape(rawPrefix)
+	if err != nil {
+		return nil, invalidArg("base URL path does not unescape")
+	}
 	c := &Client{
 		base:        base,
-		basePath:    strings.TrimRight(base.Path, "/"),
-		baseRawPath: strings.TrimRight(base.EscapedPath(), "/"),
+		basePath:    prefix,
+		baseRawPath: rawPrefix,
 		key:         func() string { return apiKey },
 		logger:      cfg.logger,
 		retry:       cfg.retry,
@@ -245,12 +253,15 @@ func defaultTransport() http.RoundTripper {
 }
 
 func parseBaseURL(raw string, insecure bool) (*url.URL, error) {
+	// Errors never repeat raw, nor url.Parse's words that quote pieces of
+	// it: it may hold a password, or be the key when the arguments were
+	// swapped.
 	u, err := url.Parse(strings.TrimSpace(raw))
 	if err != nil {
-		return nil, invalidArg("base URL does not parse: %v", err)
+		return nil, invalidArg("base URL does not parse as a URL")
 	}
 	if !u.IsAbs() || u.Host == "" || u.Opaque != "" {
-		return nil, invalidArg("base URL %s is not absolute (want https://host/api/v2)", sample([]byte(raw)))
+		return nil, invalidArg("base URL is not absolute (want https://host/api/v2)")
 	}
 	switch u.Scheme {
 	case "https":

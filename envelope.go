@@ -155,17 +155,27 @@ func decodeObject(body io.Reader, onData func(*json.Decoder) error) error {
 	return nil
 }
 
-// objectInto returns an onData that requires a JSON object and decodes it.
-func objectInto(v any) func(*json.Decoder) error {
+// objectInto returns an onData that requires a JSON object and decodes it
+// into v (a struct without an UnmarshalJSON of its own).
+//
+// It decodes in one pass, through a pointer that starts nil: null leaves
+// the pointer nil, and a list, string, number or boolean fails with a type
+// error at the top level, so only an object gets through.
+func objectInto[T any](v *T) func(*json.Decoder) error {
 	return func(dec *json.Decoder) error {
-		var raw json.RawMessage
-		if err := dec.Decode(&raw); err != nil {
+		var p *T
+		if err := dec.Decode(&p); err != nil {
+			var te *json.UnmarshalTypeError
+			if errors.As(err, &te) && te.Field == "" {
+				return fmt.Errorf("expected an object, got %s", te.Value)
+			}
 			return err
 		}
-		if len(raw) == 0 || raw[0] != '{' {
-			return fmt.Errorf("expected an object, got %s", sample(raw))
+		if p == nil {
+			return errors.New("expected an object, got null")
 		}
-		return json.Unmarshal(raw, v)
+		*v = *p
+		return nil
 	}
 }
 
@@ -183,8 +193,11 @@ func listInto[W any, T any](out *[]T, conv func(*W) (T, error)) func(*json.Decod
 		if d, ok := tok.(json.Delim); !ok || d != '[' {
 			return fmt.Errorf("expected a list, got %s", describeToken(tok))
 		}
+		// One W for the whole list: a fresh one per item would be one more
+		// heap allocation per item (it escapes into Decode).
+		var w, zero W
 		for i := 0; dec.More(); i++ {
-			var w W
+			w = zero
 			if err := dec.Decode(&w); err != nil {
 				return fmt.Errorf("item %d: %w", i, err)
 			}

@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
 	"unicode/utf8"
 )
 
@@ -78,7 +79,7 @@ func (e *APIError) Error() string {
 	switch {
 	case e.redirectTo != "":
 		b.WriteString(": redirect to ")
-		b.WriteString(e.redirectTo)
+		b.WriteString(printableText(e.redirectTo, 200))
 		b.WriteString(" not followed (another origin)")
 	case len(e.Errors) > 0:
 		for i, d := range e.Errors {
@@ -141,17 +142,56 @@ func (e *APIError) LogValue() slog.Value {
 	return slog.GroupValue(attrs...)
 }
 
-// String formats the detail as "[code] message".
+// String formats the detail as "[code] message" for an error string: code
+// and message are cut short and their control characters escaped (see
+// printableText). The fields keep the server's full text.
 func (d ErrorDetail) String() string {
+	code, msg := printableText(d.Code, 64), printableText(d.Message, maxTextInError)
 	switch {
-	case d.Code != "" && d.Message != "":
-		return "[" + d.Code + "] " + d.Message
-	case d.Code != "":
-		return "[" + d.Code + "]"
-	case d.Message != "":
-		return d.Message
+	case code != "" && msg != "":
+		return "[" + code + "] " + msg
+	case code != "":
+		return "[" + code + "]"
+	case msg != "":
+		return msg
 	}
 	return "(no message)"
+}
+
+// maxTextInError bounds each piece of server text an error string repeats.
+const maxTextInError = 300
+
+// printableText makes server text safe to put in an error string: at most
+// about max bytes, cut on a rune boundary and marked "...", with invalid
+// UTF-8 and every rune that is not graphic (control characters, line
+// breaks, bidi overrides) escaped as in a Go string literal.
+func printableText(s string, max int) string {
+	clean := len(s) <= max
+	for _, r := range s {
+		clean = clean && r != utf8.RuneError && unicode.IsGraphic(r)
+	}
+	if clean {
+		return s
+	}
+	var b strings.Builder
+	for i := 0; i < len(s); {
+		if b.Len() >= max {
+			b.WriteString("...")
+			break
+		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		switch {
+		case r == utf8.RuneError && size == 1:
+			fmt.Fprintf(&b, `\x%02x`, s[i])
+		case unicode.IsGraphic(r):
+			b.WriteString(s[i : i+size])
+		default:
+			q := strconv.QuoteRune(r)
+			b.WriteString(q[1 : len(q)-1])
+		}
+		i += size
+	}
+	return b.String()
 }
 
 // TaskError is a task that ended FAILED. It matches ErrTaskFailed.
@@ -165,7 +205,7 @@ func (e *TaskError) Error() string {
 	var b strings.Builder
 	b.WriteString("cloudmc: task ")
 	if e.Task != nil && e.Task.ID != "" {
-		b.WriteString(e.Task.ID)
+		b.WriteString(printableText(e.Task.ID, 100))
 		b.WriteByte(' ')
 	}
 	b.WriteString("failed")
@@ -178,7 +218,7 @@ func (e *TaskError) Error() string {
 		}
 		if json.Unmarshal(e.Task.Result, &r) == nil && r.Message != "" {
 			b.WriteString(": ")
-			b.WriteString(r.Message)
+			b.WriteString(printableText(r.Message, maxTextInError))
 		}
 	}
 	return b.String()
@@ -204,7 +244,7 @@ func (e *DecodeError) Error() string {
 	fmt.Fprintf(&b, "cloudmc: %s %s: cannot decode response (status %d", e.Method, e.Path, e.StatusCode)
 	if e.ContentType != "" {
 		b.WriteString(", ")
-		b.WriteString(e.ContentType)
+		b.WriteString(printableText(e.ContentType, 100))
 	}
 	b.WriteString("): ")
 	b.WriteString(e.Err.Error())

@@ -32,16 +32,33 @@ type decodeFunc func(resp *http.Response, body io.Reader) error
 // url builds the request URL under the base path, escaping each segment.
 func (c *Client) url(r *request) *url.URL {
 	u := *c.base
-	var p, rp strings.Builder
-	p.WriteString(c.basePath)
-	rp.WriteString(c.baseRawPath)
+	// Sized up front: one allocation per path rather than one per growth.
+	size := 0
 	for _, s := range r.segs {
-		p.WriteByte('/')
-		p.WriteString(s)
-		rp.WriteByte('/')
-		rp.WriteString(escapeSegment(s))
+		size += 1 + len(s)
 	}
-	u.Path, u.RawPath = p.String(), rp.String()
+	var rp strings.Builder
+	rp.Grow(len(c.baseRawPath) + size)
+	rp.WriteString(c.baseRawPath)
+	escaped := c.basePath != c.baseRawPath
+	for _, s := range r.segs {
+		e := escapeSegment(s)
+		escaped = escaped || e != s
+		rp.WriteByte('/')
+		rp.WriteString(e)
+	}
+	u.RawPath = rp.String()
+	u.Path = u.RawPath // the usual case: nothing needed escaping
+	if escaped {
+		var p strings.Builder
+		p.Grow(len(c.basePath) + size)
+		p.WriteString(c.basePath)
+		for _, s := range r.segs {
+			p.WriteByte('/')
+			p.WriteString(s)
+		}
+		u.Path = p.String()
+	}
 	q := r.query
 	if c.orgID != "" {
 		q = cloneValues(q)
@@ -146,21 +163,26 @@ func transportErr(err error) error {
 // attempt makes one HTTP exchange. It returns the status (0 when none came),
 // the Retry-After the server asked for (-1 when none) and the error.
 func (c *Client) attempt(ctx context.Context, method string, u *url.URL, path string, payload []byte, decode decodeFunc) (int, time.Duration, error) {
-	req := &http.Request{
+	// The header values share one array (one allocation, not four); each
+	// slice is capped so that appending to one cannot touch the next.
+	vals := &[4]string{c.key(), c.userAgent, "application/json", "application/json"}
+	hdr := make(http.Header, 5)
+	hdr[headerAPIKeyCanonical] = vals[0:1:1]
+	hdr["User-Agent"] = vals[1:2:2]
+	hdr["Accept"] = vals[2:3:3]
+	// tmpl stays on the stack; WithContext makes the one heap copy.
+	tmpl := http.Request{
 		Method:     method,
 		URL:        u,
 		Proto:      "HTTP/1.1",
 		ProtoMajor: 1,
 		ProtoMinor: 1,
-		Header:     make(http.Header, 5),
+		Header:     hdr,
 		Host:       u.Host,
 	}
-	req = req.WithContext(ctx)
-	req.Header[headerAPIKeyCanonical] = []string{c.key()}
-	req.Header["User-Agent"] = []string{c.userAgent}
-	req.Header["Accept"] = []string{"application/json"}
+	req := tmpl.WithContext(ctx)
 	if payload != nil {
-		req.Header["Content-Type"] = []string{"application/json"}
+		req.Header["Content-Type"] = vals[3:4:4]
 		req.ContentLength = int64(len(payload))
 		req.Body = io.NopCloser(bytes.NewReader(payload))
 		req.GetBody = func() (io.ReadCloser, error) {

@@ -153,14 +153,14 @@ func (s *TaskService) Wait(ctx context.Context, t *Task) (*Task, error) {
 	interval := s.c.pollMin
 	for {
 		if err := sleep(ctx, interval); err != nil {
-			return nil, fmt.Errorf("cloudmc: waiting for task %s: %w", t.ID, err)
+			return nil, fmt.Errorf("cloudmc: waiting for task %s: %w", printableText(t.ID, 100), err)
 		}
 		cur, err := s.Get(ctx, t.ID)
 		if err != nil {
 			if ctxErr := ctx.Err(); ctxErr != nil {
-				return nil, fmt.Errorf("cloudmc: waiting for task %s: %w", t.ID, ctxErr)
+				return nil, fmt.Errorf("cloudmc: waiting for task %s: %w", printableText(t.ID, 100), ctxErr)
 			}
-			return nil, fmt.Errorf("cloudmc: waiting for task %s: %w", t.ID, err)
+			return nil, fmt.Errorf("cloudmc: waiting for task %s: %w", printableText(t.ID, 100), err)
 		}
 		if cur.Done() {
 			return doneTask(cur)
