@@ -40,7 +40,8 @@
 //
 // Operations return the *Task the server started; a synchronous answer comes
 // back as a task that is already TaskSuccess. TaskService.Wait polls it,
-// first after 100ms and then doubling up to 5s (see WithPollInterval), and
+// first after 100ms, then half as long again each time up to 5s (see
+// WithPollInterval), and
 // stops at DefaultWaitTimeout when the context has no earlier deadline. A
 // failed task gives an error matching ErrTaskFailed (a *TaskError holding
 // the task and its result); a context that ends first gives an error

@@ -183,6 +183,7 @@ func objectInto[T any](v *T) func(*json.Decoder) error {
 // element through conv.
 func listInto[W any, T any](out *[]T, conv func(*W) (T, error)) func(*json.Decoder) error {
 	return func(dec *json.Decoder) error {
+		*out = (*out)[:0] // a repeated "data" key: the last one wins
 		tok, err := dec.Token()
 		if err != nil {
 			return err

@@ -267,10 +267,7 @@ func sample(b []byte) string {
 	const n = 120
 	cut := len(b) > n
 	if cut {
-		b = b[:n]
-		for len(b) > 0 && !utf8.Valid(b) {
-			b = b[:len(b)-1]
-		}
+		b = b[:n] // a rune cut in two shows as \x escapes, like any invalid byte
 	}
 	s := strconv.Quote(string(b))
 	if cut {

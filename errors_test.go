@@ -3,6 +3,7 @@ package cloudmc
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"strings"
@@ -155,4 +156,37 @@ func TestAPIErrorLogValue(t *testing.T) {
 		assert.Contains(t, out, s)
 	}
 	var _ slog.LogValuer = e
+}
+
+func TestKeyEchoedByServerIsRedacted(t *testing.T) {
+	echo := `{"errors": [{"code": "BAD", "message": "header MC-Api-Key: ` + testKey + ` refused"}], "seen": "` + testKey + `"}`
+	cutAtLimit := strings.Repeat("x", maxErrorBody-10) + testKey // the bounded copy ends inside the key
+	for name, body := range map[string]string{"echo": echo, "cut": cutAtLimit} {
+		t.Run(name, func(t *testing.T) {
+			c, mt := newMock(t, WithRetry(RetryPolicy{}))
+			mt.RegisterResponder(http.MethodGet, isosURL+"/"+isoID, func(r *http.Request) (*http.Response, error) {
+				resp := httpmock.NewStringResponse(400, body)
+				resp.Header.Set("X-Request-Id", testKey)
+				return resp, nil
+			})
+			_, err := c.Isos("compute-on", "test_area").Get(context.Background(), isoID)
+			var apiErr *APIError
+			require.ErrorAs(t, err, &apiErr)
+			assertNoKey(t, err.Error(), string(apiErr.Body), apiErr.RequestID, fmt.Sprint(apiErr.Errors))
+			assert.NotContains(t, string(apiErr.Body), testKey[:12])
+			assert.Contains(t, string(apiErr.Body), "[redacted]")
+		})
+	}
+	// A 2xx that cannot be decoded quotes its start: redacted too.
+	c, mt := newMock(t)
+	mt.RegisterResponder(http.MethodGet, isosURL, httpmock.NewStringResponder(200, "key="+testKey+" <html>"))
+	_, err := c.Isos("compute-on", "test_area").List(context.Background(), nil)
+	require.ErrorIs(t, err, ErrInvalidResponse)
+	assertNoKey(t, err.Error())
+}
+
+func TestSampleKeepsTextAfterBadBytes(t *testing.T) {
+	s := sample(append([]byte{0x1f, 0x8b, 0x08}, []byte(strings.Repeat("abc", 100))...))
+	assert.Contains(t, s, `\x1f\x8b\babcabc`)
+	assert.True(t, strings.HasSuffix(s, `..."`) || strings.HasSuffix(s, "..."))
 }

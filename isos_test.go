@@ -401,3 +401,20 @@ func TestContextDoneReturnsContextError(t *testing.T) {
 	require.Error(t, err)
 	assert.True(t, errors.Is(err, context.DeadlineExceeded), "got %v", err)
 }
+
+func TestDuplicateDataKeyLastWins(t *testing.T) {
+	c, mt := newMock(t)
+	other := "11111111-1111-4111-8111-111111111111"
+	mt.RegisterResponder(http.MethodGet, isosURL, httpmock.NewStringResponder(200,
+		`{"data": [{"id": "`+isoID+`"}], "data": [{"id": "`+other+`"}]}`))
+	list, err := c.Isos("compute-on", "test_area").List(context.Background(), nil)
+	require.NoError(t, err)
+	require.Len(t, list.Data, 1)
+	assert.Equal(t, other, list.Data[0].ID)
+
+	mt.RegisterResponder(http.MethodGet, isosURL+"/"+isoID, httpmock.NewStringResponder(200,
+		`{"data": {"id": "`+isoID+`", "name": "a"}, "data": {"id": "`+other+`"}}`))
+	got, err := c.Isos("compute-on", "test_area").Get(context.Background(), isoID)
+	require.NoError(t, err)
+	assert.Equal(t, Iso{ID: other}, got.Data, "not a merge of the two")
+}

@@ -216,8 +216,8 @@ func (c *Client) attempt(ctx context.Context, method string, u *url.URL, path st
 	if errors.As(err, &apiErr) {
 		// A 2xx body that carries "errors".
 		apiErr.StatusCode, apiErr.Method, apiErr.Path = resp.StatusCode, method, path
-		apiErr.RequestID = requestID(resp.Header)
-		apiErr.Body = pre.captured()
+		apiErr.RequestID = c.redact(requestID(resp.Header))
+		apiErr.Body = c.redactBytes(pre.captured())
 		return resp.StatusCode, retryAfter, apiErr
 	}
 	if errors.As(err, new(*TaskError)) {
@@ -234,7 +234,7 @@ func (c *Client) attempt(ctx context.Context, method string, u *url.URL, path st
 			err: fmt.Errorf("reading response body (status %d): %w", resp.StatusCode, body.readErr)}
 	}
 	return resp.StatusCode, retryAfter, &DecodeError{Method: method, Path: path, StatusCode: resp.StatusCode,
-		ContentType: resp.Header.Get("Content-Type"), Sample: sample(pre.captured()), Err: err}
+		ContentType: resp.Header.Get("Content-Type"), Sample: sample(c.redactBytes(pre.captured())), Err: err}
 }
 
 // stripURL drops the URL from a *url.Error: the caller's error already
@@ -250,12 +250,13 @@ func stripURL(err error) error {
 
 func (c *Client) apiError(method, path string, resp *http.Response, body *limitReader, retryAfter time.Duration) error {
 	raw, readErr := io.ReadAll(io.LimitReader(body, maxErrorBody))
+	raw = c.redactBytes(raw) // a proxy may echo the request's headers
 	e := &APIError{
 		StatusCode: resp.StatusCode,
 		Method:     method,
 		Path:       path,
 		Body:       raw,
-		RequestID:  requestID(resp.Header),
+		RequestID:  c.redact(requestID(resp.Header)),
 	}
 	if retryAfter > 0 {
 		e.RetryAfter = retryAfter
@@ -371,3 +372,28 @@ func (p *prefixReader) Read(b []byte) (int, error) {
 }
 
 func (p *prefixReader) captured() []byte { return append([]byte(nil), p.buf[:p.n]...) }
+
+// redactBytes replaces the key in text from the server, including a key cut
+// off at the end of a bounded read, so no error can carry it.
+func (c *Client) redactBytes(b []byte) []byte {
+	key := []byte(c.key())
+	if len(key) == 0 || len(b) == 0 {
+		return b
+	}
+	if bytes.Contains(b, key) {
+		b = bytes.ReplaceAll(b, key, []byte("[redacted]"))
+	}
+	for n := len(key) - 1; n >= 4; n-- {
+		if bytes.HasSuffix(b, key[:n]) {
+			return append(b[:len(b)-n:len(b)-n], "[redacted]"...)
+		}
+	}
+	return b
+}
+
+func (c *Client) redact(s string) string {
+	if s == "" || !strings.Contains(s, c.key()) {
+		return s
+	}
+	return strings.ReplaceAll(s, c.key(), "[redacted]")
+}

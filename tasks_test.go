@@ -85,6 +85,9 @@ func TestOperationAnswers(t *testing.T) {
 		{"already failed", 200, `{"taskId": "` + taskID + `", "taskStatus": "FAILED", "errors": [{"code": 1, "message": "nope"}]}`, nil, ErrTaskFailed},
 		{"errors without task", 200, `{"errors": [{"code": 1, "message": "nope"}]}`, nil, &APIError{}},
 		{"html 200", 200, `<html>oops</html>`, nil, ErrInvalidResponse},
+		{"synchronous failure", 200, `{"taskStatus": "failed", "errors": [{"code": 1}]}`, nil, ErrTaskFailed},
+		{"synchronous success status", 200, `{"taskStatus": "SUCCESS", "data": 1}`, &Task{Status: TaskSuccess, Result: json.RawMessage(`1`)}, nil},
+		{"pending without a task id", 200, `{"taskStatus": "PENDING"}`, nil, ErrInvalidResponse},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
