@@ -291,10 +291,16 @@ func isLoopback(host string) bool {
 
 // checkRedirect follows redirects only within the base URL's origin, so
 // the key (which net/http copies onto redirected requests) never reaches
-// another host nor goes from https to http.
+// another host nor goes from https to http, and only when the method stays
+// the same.
 func (c *Client) checkRedirect(next func(*http.Request, []*http.Request) error) func(*http.Request, []*http.Request) error {
 	return func(req *http.Request, via []*http.Request) error {
 		if !sameOrigin(c.base, req.URL) {
+			return http.ErrUseLastResponse
+		}
+		// 301, 302 and 303 turn a POST or DELETE into a GET: the operation
+		// would silently not happen.
+		if req.Method != via[0].Method {
 			return http.ErrUseLastResponse
 		}
 		if len(via) >= 10 {

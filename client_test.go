@@ -3,6 +3,7 @@ package cloudmc
 import (
 	"context"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -247,4 +248,85 @@ func TestLoggerLogsRequestsWithoutKey(t *testing.T) {
 	assert.Contains(t, out, "status=200")
 	assert.Contains(t, out, "status=404")
 	assertNoKey(t, out)
+}
+
+func TestRedirectThatChangesMethodIsRefused(t *testing.T) {
+	for _, code := range []int{301, 302, 303} {
+		t.Run(fmt.Sprint(code), func(t *testing.T) {
+			c, mux, _ := setup(t)
+			var gets atomic.Int32
+			mux.HandleFunc("POST /services/s/e/isos/{id}", func(w http.ResponseWriter, r *http.Request) {
+				http.Redirect(w, r, "/api/v2/tasks/"+taskID, code)
+			})
+			mux.HandleFunc("GET /tasks/{id}", func(w http.ResponseWriter, r *http.Request) {
+				gets.Add(1)
+				writeJSON(w, 200, `{"data": {"id": "`+taskID+`", "status": "PENDING"}}`)
+			})
+			task, err := c.Isos("s", "e").Attach(context.Background(), isoID, instanceID)
+			assert.Nil(t, task, "never a success")
+			require.ErrorIs(t, err, ErrRedirectRefused)
+			assert.Contains(t, err.Error(), "POST into a GET")
+			assert.Zero(t, gets.Load())
+		})
+	}
+}
+
+func TestSameOriginPOSTRedirect307KeepsBody(t *testing.T) {
+	c, mux, _ := setup(t)
+	var body string
+	mux.HandleFunc("POST /services/s/e/isos/{id}", func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, "/api/v2/moved", http.StatusTemporaryRedirect)
+	})
+	mux.HandleFunc("POST /moved", func(w http.ResponseWriter, r *http.Request) {
+		b := new(strings.Builder)
+		_, _ = io.Copy(b, r.Body)
+		body = b.String()
+		writeJSON(w, 200, `{"taskId": "`+taskID+`", "taskStatus": "PENDING"}`)
+	})
+	task, err := c.Isos("s", "e").Attach(context.Background(), isoID, instanceID)
+	require.NoError(t, err)
+	assert.Equal(t, taskID, task.ID)
+	assert.JSONEq(t, `{"instanceId": "`+instanceID+`"}`, body)
+}
+
+func TestInformationalAnswerDoesNotHang(t *testing.T) {
+	c, mux, _ := setup(t, WithRetry(RetryPolicy{}))
+	release := make(chan struct{})
+	defer close(release)
+	mux.HandleFunc("/services/s/e/isos", func(w http.ResponseWriter, r *http.Request) {
+		conn, buf, err := w.(http.Hijacker).Hijack()
+		if err != nil {
+			return
+		}
+		defer conn.Close()
+		_, _ = buf.WriteString("HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: foo\r\n\r\n")
+		_ = buf.Flush()
+		<-release
+	})
+	start := time.Now()
+	_, err := c.Isos("s", "e").List(context.Background(), nil)
+	var apiErr *APIError
+	require.ErrorAs(t, err, &apiErr)
+	assert.Equal(t, 101, apiErr.StatusCode)
+	assert.Less(t, time.Since(start), 2*time.Second)
+}
+
+func TestAnswerHeldOpenAfterItsEndDoesNotStall(t *testing.T) {
+	c, mux, _ := setup(t)
+	release := make(chan struct{})
+	defer close(release)
+	mux.HandleFunc("/services/s/e/isos", func(w http.ResponseWriter, r *http.Request) {
+		// Chunked: the JSON is complete, the body is not.
+		_, _ = io.WriteString(w, `{"data": []}`)
+		w.(http.Flusher).Flush()
+		select {
+		case <-release:
+		case <-r.Context().Done():
+		}
+	})
+	start := time.Now()
+	list, err := c.Isos("s", "e").List(context.Background(), nil)
+	require.NoError(t, err)
+	assert.Empty(t, list.Data)
+	assert.Less(t, time.Since(start), 2*time.Second, "the drain is bounded in time")
 }

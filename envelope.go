@@ -72,7 +72,7 @@ func decodeEnvelope(body io.Reader, env *envelope, onData func(*json.Decoder) er
 			if err := dec.Decode(&id); err != nil {
 				return err
 			}
-			if env.taskID = scalarText(id); env.taskID == "" && hasValue(id) {
+			if env.taskID = scalarText(id); env.taskID == "" && hasValue(id) && id[0] != '"' {
 				return fmt.Errorf("taskId is not a string: %s", sample(id))
 			}
 		case "taskStatus":

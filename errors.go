@@ -53,7 +53,7 @@ type APIError struct {
 	// RetryAfter is the wait the server asked for (Retry-After), if any.
 	RetryAfter time.Duration
 
-	redirectTo string // origin of a refused redirect
+	refused string // why a redirect was not followed
 }
 
 // ErrorDetail is one entry of the server's "errors" list.
@@ -77,10 +77,9 @@ func (e *APIError) Error() string {
 		b.WriteString(t)
 	}
 	switch {
-	case e.redirectTo != "":
-		b.WriteString(": redirect to ")
-		b.WriteString(printableText(e.redirectTo, 200))
-		b.WriteString(" not followed (another origin)")
+	case e.refused != "":
+		b.WriteString(": ")
+		b.WriteString(printableText(e.refused, 240))
 	case len(e.Errors) > 0:
 		for i, d := range e.Errors {
 			if i == 3 {
@@ -121,7 +120,7 @@ func (e *APIError) Is(target error) bool {
 	case ErrRateLimited:
 		return e.StatusCode == http.StatusTooManyRequests
 	case ErrRedirectRefused:
-		return e.redirectTo != ""
+		return e.refused != ""
 	}
 	return false
 }
@@ -247,7 +246,12 @@ func (e *DecodeError) Error() string {
 		b.WriteString(printableText(e.ContentType, 100))
 	}
 	b.WriteString("): ")
-	b.WriteString(e.Err.Error())
+	if e.Err != nil {
+		// encoding/json quotes the offending value, which may be huge.
+		b.WriteString(printableText(e.Err.Error(), 300))
+	} else {
+		b.WriteString("unknown cause")
+	}
 	if e.Sample != "" {
 		b.WriteString("; body starts: ")
 		b.WriteString(e.Sample)

@@ -18,6 +18,9 @@ import (
 // reused; a longer rest is dropped with the connection.
 const drainCap = 64 << 10
 
+// drainWait bounds how long draining may wait for bytes that do not come.
+const drainWait = 100 * time.Millisecond
+
 // request is one API call before it is sent.
 type request struct {
 	method string
@@ -197,13 +200,20 @@ func (c *Client) attempt(ctx context.Context, method string, u *url.URL, path st
 	if err != nil {
 		return 0, -1, &netError{method: method, path: path, err: stripURL(err)}
 	}
-	defer closeBody(resp.Body)
+	if resp.StatusCode < 200 {
+		// A 101 hands over a raw connection that no context governs:
+		// never read it.
+		_ = resp.Body.Close()
+		return resp.StatusCode, -1, &APIError{StatusCode: resp.StatusCode, Method: method, Path: path,
+			refused: "unexpected informational answer"}
+	}
+	body := &limitReader{r: resp.Body, n: c.maxBody}
+	defer finishBody(resp.Body, body)
 
 	retryAfter := time.Duration(-1)
 	if d, ok := parseRetryAfter(resp.Header.Get("Retry-After"), time.Now()); ok {
 		retryAfter = d
 	}
-	body := &limitReader{r: resp.Body, n: c.maxBody}
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
 		return resp.StatusCode, retryAfter, c.apiError(method, path, resp, body, retryAfter)
 	}
@@ -262,8 +272,13 @@ func (c *Client) apiError(method, path string, resp *http.Response, body *limitR
 		e.RetryAfter = retryAfter
 	}
 	if resp.StatusCode >= 300 && resp.StatusCode < 400 {
-		if loc, err := resp.Location(); err == nil && !sameOrigin(c.base, loc) {
-			e.redirectTo = (&url.URL{Scheme: loc.Scheme, Host: loc.Host}).String()
+		if loc, err := resp.Location(); err == nil {
+			switch {
+			case !sameOrigin(c.base, loc):
+				e.refused = "redirect to " + (&url.URL{Scheme: loc.Scheme, Host: loc.Host}).String() + " not followed (another origin)"
+			case method != http.MethodGet && method != http.MethodHead && resp.StatusCode != http.StatusTemporaryRedirect && resp.StatusCode != http.StatusPermanentRedirect:
+				e.refused = "redirect not followed: it would turn the " + method + " into a GET"
+			}
 		}
 	}
 	if readErr == nil && len(raw) > 0 && raw[0] != '<' {
@@ -319,10 +334,16 @@ func (c *Client) log(ctx context.Context, method, path string, attempt, status i
 	c.logger.LogAttrs(ctx, slog.LevelDebug, "cloudmc request", attrs...)
 }
 
-// closeBody drains a little of what is left, so the connection can be
-// reused, then closes.
-func closeBody(b io.ReadCloser) {
-	_, _ = io.CopyN(io.Discard, b, drainCap)
+// finishBody drains a little of what is left, so the connection can be
+// reused, then closes. A body already read to its end needs neither.
+func finishBody(b io.ReadCloser, lr *limitReader) {
+	if !lr.eof {
+		// A server may hold a finished answer open: drain only what comes
+		// at once, then close (the connection is dropped if unfinished).
+		t := time.AfterFunc(drainWait, func() { _ = b.Close() })
+		_, _ = io.CopyN(io.Discard, b, drainCap)
+		t.Stop()
+	}
 	_ = b.Close()
 }
 
@@ -332,6 +353,7 @@ type limitReader struct {
 	r        io.Reader
 	n        int64
 	tooLarge bool
+	eof      bool // the body was read to its end
 	readErr  error
 }
 
@@ -339,10 +361,12 @@ func (l *limitReader) Read(p []byte) (int, error) {
 	if l.n <= 0 {
 		// One byte more tells "exactly the limit" from "over it".
 		var one [1]byte
-		if n, _ := l.r.Read(one[:]); n > 0 {
+		n, err := l.r.Read(one[:])
+		if n > 0 {
 			l.tooLarge = true
 			return 0, ErrResponseTooLarge
 		}
+		l.eof = err == io.EOF
 		return 0, io.EOF
 	}
 	if int64(len(p)) > l.n {
@@ -350,7 +374,9 @@ func (l *limitReader) Read(p []byte) (int, error) {
 	}
 	n, err := l.r.Read(p)
 	l.n -= int64(n)
-	if err != nil && err != io.EOF {
+	if err == io.EOF {
+		l.eof = true
+	} else if err != nil {
 		l.readErr = err
 	}
 	return n, err

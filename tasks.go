@@ -15,7 +15,8 @@ import (
 type TaskStatus string
 
 // The task states. Any other word a server sends is kept, upper-cased, and
-// counts as not finished.
+// is never success: words that mean the task is over (CANCELLED, ERROR,
+// ABORTED...) end it as a failure, the rest count as not finished.
 const (
 	TaskPending TaskStatus = "PENDING"
 	TaskSuccess TaskStatus = "SUCCESS"
@@ -47,7 +48,18 @@ type Task struct {
 
 // Done reports whether the task has finished, successfully or not.
 func (t *Task) Done() bool {
-	return t != nil && (t.Status == TaskSuccess || t.Status == TaskFailed)
+	return t != nil && (t.Status == TaskSuccess || t.Status == TaskFailed || endedWithoutSuccess(t.Status))
+}
+
+// endedWithoutSuccess names the status words servers use, besides FAILED,
+// for a task that is over and did not succeed. Waiting on longer would
+// only poll until the task expires.
+func endedWithoutSuccess(s TaskStatus) bool {
+	switch s {
+	case "CANCELLED", "CANCELED", "ERROR", "FAILURE", "ABORTED", "TIMEOUT", "TIMED_OUT", "EXPIRED", "REJECTED":
+		return true
+	}
+	return false
 }
 
 // DecodeResult decodes the task's result into v (an *Iso decodes tolerantly).
@@ -63,7 +75,7 @@ func (t *Task) DecodeResult(v any) error {
 
 // failure returns the *TaskError of a failed task, or nil.
 func (t *Task) failure() error {
-	if t.Status == TaskFailed {
+	if t.Status == TaskFailed || endedWithoutSuccess(t.Status) {
 		return &TaskError{Task: t, Errors: t.Errors}
 	}
 	return nil
@@ -91,26 +103,45 @@ func (s *TaskService) Get(ctx context.Context, id string) (*Task, error) {
 	var t *Task
 	err := s.c.do(ctx, &request{method: http.MethodGet, segs: []string{"tasks", id}},
 		func(_ *http.Response, body io.Reader) error {
-			var w taskWire
+			var data json.RawMessage
 			var env envelope
-			if err := decodeEnvelope(body, &env, objectInto(&w)); err != nil {
+			err := decodeEnvelope(body, &env, func(dec *json.Decoder) error {
+				data = nil // a repeated "data" key: the last one wins
+				return dec.Decode(&data)
+			})
+			if err != nil {
 				return err
 			}
+			var w taskWire
+			if len(data) > 0 && data[0] == '{' {
+				if err := json.Unmarshal(data, &w); err != nil {
+					return fmt.Errorf("data: %w", err)
+				}
+			}
 			switch {
-			case env.sawData && hasValue(w.Status):
+			case hasValue(w.Status):
 				t = &Task{ID: scalarText(w.ID), Status: normalizeStatus(scalarText(w.Status)),
 					Created: scalarText(w.Created), Result: w.Result, Errors: parseErrors(w.Errors)}
 				if len(t.Errors) == 0 {
 					t.Errors = parseErrors(env.errors)
 				}
 			case env.taskStatus != "":
+				// The flat shape; some servers put the result in "data".
 				t = &Task{ID: env.taskID, Status: normalizeStatus(env.taskStatus),
 					Created: env.created, Result: env.result, Errors: parseErrors(env.errors)}
+				if !hasValue(t.Result) {
+					t.Result = data
+				}
 			default:
 				if err := env.failIfErrors(); err != nil {
 					return err
 				}
 				return errors.New("the answer holds no task status")
+			}
+			if len(t.Errors) > 0 && t.failure() == nil {
+				// Errors in a 2xx answer are a failure, unless they are
+				// the failed task's own.
+				return &APIError{Errors: t.Errors}
 			}
 			if t.ID == "" {
 				t.ID = id
@@ -232,7 +263,7 @@ func decodeOperation(t **Task) decodeFunc {
 			if !hasValue(task.Result) {
 				task.Result = env.result
 			}
-			if task.Status != TaskFailed {
+			if task.failure() == nil {
 				if err := env.failIfErrors(); err != nil {
 					return err
 				}

@@ -46,12 +46,48 @@ func TestTaskGetShapes(t *testing.T) {
 }
 
 func TestUnknownStatusIsNotSuccess(t *testing.T) {
-	for _, s := range []string{"RUNNING", "success?", "SUCCEEDED", "OK", "DONE", "ERROR"} {
+	for _, s := range []string{"RUNNING", "success?", "SUCCEEDED", "OK", "DONE", "in_progress", "3"} {
 		task := &Task{Status: normalizeStatus(s)}
 		assert.False(t, task.Done(), s)
 		assert.NotEqual(t, TaskSuccess, task.Status, s)
+		assert.NoError(t, task.failure(), s)
+	}
+	for _, s := range []string{"cancelled", "Canceled", "ERROR", "aborted", "TIMED_OUT"} {
+		task := &Task{ID: taskID, Status: normalizeStatus(s)}
+		assert.True(t, task.Done(), "%s is over", s)
+		assert.ErrorIs(t, task.failure(), ErrTaskFailed, s)
 	}
 	assert.Equal(t, TaskSuccess, normalizeStatus(" success "))
+}
+
+func TestWaitEndsOnCancelledTask(t *testing.T) {
+	c, mt := newMock(t)
+	mt.RegisterResponder(http.MethodGet, taskURL, httpmock.NewStringResponder(200, `{"data": {"id": "`+taskID+`", "status": "CANCELLED"}}`))
+	_, err := c.Tasks().Wait(context.Background(), &Task{ID: taskID, Status: TaskPending})
+	var te *TaskError
+	require.ErrorAs(t, err, &te)
+	assert.Equal(t, TaskStatus("CANCELLED"), te.Task.Status)
+	assert.Equal(t, 1, mt.GetTotalCallCount())
+}
+
+func TestTaskGetMoreShapes(t *testing.T) {
+	c, mt := newMock(t)
+	get := func(body string) (*Task, error) {
+		mt.RegisterResponder(http.MethodGet, taskURL, httpmock.NewStringResponder(200, body))
+		return c.Tasks().Get(context.Background(), taskID)
+	}
+	task, err := get(`{"taskId": "` + taskID + `", "taskStatus": "SUCCESS", "data": {"url": "u"}}`)
+	require.NoError(t, err)
+	assert.JSONEq(t, `{"url": "u"}`, string(task.Result), "flat shape with the result in data")
+
+	task, err = get(`{"taskId": "` + taskID + `", "taskStatus": "SUCCESS", "data": null, "result": {"url": "u"}}`)
+	require.NoError(t, err)
+	assert.JSONEq(t, `{"url": "u"}`, string(task.Result))
+
+	_, err = get(`{"data": {"id": "` + taskID + `", "status": "SUCCESS"}, "errors": [{"code": 1, "message": "half done"}]}`)
+	var apiErr *APIError
+	require.ErrorAs(t, err, &apiErr, "errors in a 2xx are a failure")
+	assert.Equal(t, "half done", apiErr.Errors[0].Message)
 }
 
 func TestTaskGetBadAnswers(t *testing.T) {
