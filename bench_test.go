@@ -228,6 +228,15 @@ func (bs *benchServer) sdkClient(tb testing.TB) *Client {
 	return c
 }
 
+// timeoutHTTPClient is the naive client with the SDK's default request
+// timeout, which net/http pays for with a deadline context and a timer on
+// every request: the fair baseline for what the SDK adds on top.
+func timeoutHTTPClient() *http.Client {
+	hc := naiveHTTPClient()
+	hc.Timeout = DefaultTimeout
+	return hc
+}
+
 // naiveHTTPClient is what a hand-written client usually is: &http.Client{}
 // on the default transport (2 idle connections per host). A clone, so its
 // idle connections can be closed without touching http.DefaultTransport.
@@ -316,22 +325,27 @@ func BenchmarkList(b *testing.B) {
 				sdkList(b, c, n)
 			}
 		})
-		b.Run(fmt.Sprintf("n=%d/baseline", n), func(b *testing.B) {
-			bs := newBenchServer(b, body)
-			defer bs.srv.Close()
-			hc := naiveHTTPClient()
-			defer hc.CloseIdleConnections()
-			url := bs.listURL()
-			for range warmCalls(n) {
-				baseList(b, hc, url, n)
-			}
-			b.SetBytes(int64(len(body)))
-			b.ReportAllocs()
-			b.ResetTimer()
-			for range b.N {
-				baseList(b, hc, url, n)
-			}
-		})
+		for _, base := range []struct {
+			name string
+			hc   func() *http.Client
+		}{{"baseline", naiveHTTPClient}, {"baseline-timeout", timeoutHTTPClient}} {
+			b.Run(fmt.Sprintf("n=%d/%s", n, base.name), func(b *testing.B) {
+				bs := newBenchServer(b, body)
+				defer bs.srv.Close()
+				hc := base.hc()
+				defer hc.CloseIdleConnections()
+				url := bs.listURL()
+				for range warmCalls(n) {
+					baseList(b, hc, url, n)
+				}
+				b.SetBytes(int64(len(body)))
+				b.ReportAllocs()
+				b.ResetTimer()
+				for range b.N {
+					baseList(b, hc, url, n)
+				}
+			})
+		}
 	}
 }
 
@@ -355,25 +369,30 @@ func BenchmarkGet(b *testing.B) {
 			}
 		}
 	})
-	b.Run("baseline", func(b *testing.B) {
-		bs := newBenchServer(b, cachedListBody(1))
-		defer bs.srv.Close()
-		hc := naiveHTTPClient()
-		defer hc.CloseIdleConnections()
-		url, ctx := bs.getURL(), context.Background()
-		var out plainObject
-		if err := baselineGet(ctx, hc, url, &out); err != nil {
-			b.Fatal(err)
-		}
-		b.ReportAllocs()
-		b.ResetTimer()
-		for range b.N {
-			out = plainObject{}
+	for _, base := range []struct {
+		name string
+		hc   func() *http.Client
+	}{{"baseline", naiveHTTPClient}, {"baseline-timeout", timeoutHTTPClient}} {
+		b.Run(base.name, func(b *testing.B) {
+			bs := newBenchServer(b, cachedListBody(1))
+			defer bs.srv.Close()
+			hc := base.hc()
+			defer hc.CloseIdleConnections()
+			url, ctx := bs.getURL(), context.Background()
+			var out plainObject
 			if err := baselineGet(ctx, hc, url, &out); err != nil {
 				b.Fatal(err)
 			}
-		}
-	})
+			b.ReportAllocs()
+			b.ResetTimer()
+			for range b.N {
+				out = plainObject{}
+				if err := baselineGet(ctx, hc, url, &out); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
 }
 
 // getParallelism is the number of goroutines sharing one client.

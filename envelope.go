@@ -55,12 +55,13 @@ func decodeEnvelope(body io.Reader, env *envelope, onData func(*json.Decoder) er
 			}
 		case "metadata":
 			env.sawMeta = true
-			var raw json.RawMessage
-			if err := dec.Decode(&raw); err != nil {
+			// Decode has read the whole value before it fails on its
+			// meaning, so the stream stays in step: odd metadata must not
+			// cost the caller the data it came with.
+			var syntax *json.SyntaxError
+			if err := dec.Decode(&env.meta); errors.As(err, &syntax) || err == io.ErrUnexpectedEOF {
 				return err
-			}
-			// Odd metadata must not cost the caller the data it came with.
-			if json.Unmarshal(raw, &env.meta) != nil {
+			} else if err != nil {
 				env.meta = metadataWire{}
 			}
 		case "errors":

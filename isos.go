@@ -33,7 +33,9 @@ func checkUUID(what, id string) error {
 }
 
 func (s *IsoService) segs(more ...string) []string {
-	return append([]string{"services", s.env.service, s.env.name, "isos"}, more...)
+	// Sized once: a literal then append would allocate twice.
+	out := make([]string, 0, 4+len(more))
+	return append(append(out, "services", s.env.service, s.env.name, "isos"), more...)
 }
 
 // List returns the ISOs of the environment. opts may be nil.

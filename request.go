@@ -207,7 +207,8 @@ func (c *Client) attempt(ctx context.Context, method string, u *url.URL, path st
 		return resp.StatusCode, -1, &APIError{StatusCode: resp.StatusCode, Method: method, Path: path,
 			refused: "unexpected informational answer"}
 	}
-	body := &limitReader{r: resp.Body, n: c.maxBody}
+	rd := &responseReaders{limit: limitReader{r: resp.Body, n: c.maxBody}}
+	body := &rd.limit
 	defer finishBody(resp.Body, body)
 
 	retryAfter := time.Duration(-1)
@@ -217,7 +218,8 @@ func (c *Client) attempt(ctx context.Context, method string, u *url.URL, path st
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
 		return resp.StatusCode, retryAfter, c.apiError(method, path, resp, body, retryAfter)
 	}
-	pre := &prefixReader{r: body}
+	pre := &rd.prefix
+	pre.r = body
 	err = decode(resp, pre)
 	if err == nil {
 		return resp.StatusCode, retryAfter, nil
@@ -380,6 +382,12 @@ func (l *limitReader) Read(p []byte) (int, error) {
 		l.readErr = err
 	}
 	return n, err
+}
+
+// responseReaders are a response's two readers, allocated together.
+type responseReaders struct {
+	limit  limitReader
+	prefix prefixReader
 }
 
 // prefixReader keeps the first bytes read, for error samples.
