@@ -7,7 +7,9 @@ import (
 )
 
 // InstanceService holds the instance calls of one environment that concern
-// ISOs. Get one from Client.Instances.
+// ISOs. Get one from Client.Instances. Like IsoService's operations, its
+// calls return the started task, or a *TaskError for an answer that has
+// already FAILED.
 type InstanceService struct {
 	c   *Client
 	env env

@@ -15,6 +15,11 @@ import (
 
 // IsoService holds the ISO calls of one environment. Get one from
 // Client.Isos.
+//
+// Its operations (Attach, GenerateDownloadURL, Import, Delete) return the
+// task the server started; wait for it with TaskService.Wait. An answer that
+// is already finished comes back as a done task, or, when it FAILED, as a
+// *TaskError (matching ErrTaskFailed) with no task returned.
 type IsoService struct {
 	c   *Client
 	env env

@@ -124,8 +124,9 @@ type Instance struct {
 // generateDownloadUrl) answer and how their tasks progress.
 type TaskBehavior struct {
 	// Polls is how many GET /tasks/{id} calls answer PENDING before the task
-	// finishes (default 1). 0 makes operations answer with taskStatus SUCCESS
-	// and the result in data at once.
+	// finishes. 0 (also in a literal such as TaskBehavior{Fail: true}) makes
+	// operations answer with the finished task at once; a server started
+	// without WithTaskBehavior uses 1.
 	Polls int
 	// Fail makes tasks end FAILED, leaving state unchanged. The final task
 	// keeps a result object and an errors list.

@@ -304,7 +304,7 @@ func (a *app) configure(cmd *command) error {
 	c, err := cloudmc.NewClient(g.url, key, opts...)
 	if err != nil {
 		if strings.HasPrefix(strings.ToLower(g.url), "http://") && !g.insecure {
-			return usagef("%s: use https, or pass --insecure-http to send the key in clear text to %s", tidy(err), g.url)
+			return usagef("the API URL uses plain http to a host that is not loopback: use https, or pass --insecure-http to send the key in clear text to %s", g.url)
 		}
 		return usagef("%s", tidy(err))
 	}
