@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -275,8 +276,14 @@ func parseBaseURL(raw string, insecure bool) (*url.URL, error) {
 	if u.User != nil {
 		return nil, invalidArg("base URL must not hold credentials")
 	}
-	if u.RawQuery != "" || u.Fragment != "" || u.ForceQuery {
+	if u.RawQuery != "" || u.Fragment != "" {
 		return nil, invalidArg("base URL must not have a query or fragment")
+	}
+	u.ForceQuery = false // a bare trailing "?" means nothing
+	if p := u.Port(); p != "" {
+		if n, err := strconv.Atoi(p); err != nil || n < 1 || n > 65535 {
+			return nil, invalidArg("base URL port is not between 1 and 65535")
+		}
 	}
 	return u, nil
 }

@@ -33,6 +33,8 @@ func TestNewClientValidation(t *testing.T) {
 		{"plain http remote ip", "http://10.1.2.3/api/v2", testKey, nil},
 		{"credentials in url", "https://u:p@cloudmc.example.test/", testKey, nil},
 		{"query in url", "https://cloudmc.example.test/api/v2?x=1", testKey, nil},
+		{"port out of range", "https://cloudmc.example.test:99999/api/v2", testKey, nil},
+		{"port zero", "https://cloudmc.example.test:0/api/v2", testKey, nil},
 		{"nil http client", "https://cloudmc.example.test", testKey, []Option{WithHTTPClient(nil)}},
 		{"negative retries", "https://cloudmc.example.test", testKey, []Option{WithRetry(RetryPolicy{MaxRetries: -1})}},
 		{"max below min backoff", "https://cloudmc.example.test", testKey, []Option{WithRetry(RetryPolicy{MaxRetries: 1, MinBackoff: time.Second, MaxBackoff: time.Millisecond})}},
@@ -62,6 +64,8 @@ func TestNewClientAccepts(t *testing.T) {
 		"http://127.0.0.1:8080/v1",
 		"http://localhost/api/v1",
 		"http://[::1]:9000/",
+		"https://cloudmc.example.test/api/v2?",
+		"HTTPS://CloudMC.example.test/api/v2",
 	} {
 		c, err := NewClient(base, testKey)
 		require.NoError(t, err, base)

@@ -160,7 +160,8 @@ func (i Iso) CreatedTime() (time.Time, error) {
 }
 
 func parseCreated(s string) (time.Time, error) {
-	s = strings.TrimSpace(s)
+	// Upper case: Go reads only "PM" and "T"/"Z", servers also send "pm", "z".
+	s = strings.ToUpper(strings.TrimSpace(s))
 	if s == "" {
 		return time.Time{}, errors.New("cloudmc: created time is empty")
 	}

@@ -24,6 +24,8 @@ func TestCreatedTime(t *testing.T) {
 		{"2021-04-20T20:58:59.952881-04:00", time.Date(2021, 4, 21, 0, 58, 59, 952881000, time.UTC)},
 		{"2021-04-20T20:58:59Z", time.Date(2021, 4, 20, 20, 58, 59, 0, time.UTC)},
 		{"  2017-12-21 4:41:33 PM Z  ", time.Date(2017, 12, 21, 16, 41, 33, 0, time.UTC)},
+		{"2017-12-21 4:41:33 pm z", time.Date(2017, 12, 21, 16, 41, 33, 0, time.UTC)},
+		{"2016-10-24t14:40:29z", time.Date(2016, 10, 24, 14, 40, 29, 0, time.UTC)},
 	}
 	for _, tt := range tests {
 		got, err := Iso{Created: tt.in}.CreatedTime()
