@@ -27,8 +27,28 @@ func (*skip) UnmarshalJSON([]byte) error { return nil }
 
 // decodeEnvelope streams the top-level object of body, handing the "data"
 // value to onData (which must consume exactly one value) and keeping the
-// rest in env. Streaming keeps memory flat however long the list is.
+// rest in env. Streaming keeps memory flat however long the list is. When
+// data cannot be used but the answer carries "errors", the errors win: the
+// server said what went wrong.
 func decodeEnvelope(body io.Reader, env *envelope, onData func(*json.Decoder) error) error {
+	var dataErr error
+	err := scanEnvelope(body, env, func(dec *json.Decoder) error {
+		if e := onData(dec); e != nil && dataErr == nil {
+			dataErr = fmt.Errorf("data: %w", e)
+		}
+		return nil // read on: "errors" may follow
+	})
+	if dataErr != nil {
+		if apiErr := env.failIfErrors(); apiErr != nil {
+			return apiErr
+		}
+		return dataErr
+	}
+	return err
+}
+
+// scanEnvelope reads the top-level object for decodeEnvelope.
+func scanEnvelope(body io.Reader, env *envelope, onData func(*json.Decoder) error) error {
 	dec := json.NewDecoder(body)
 	tok, err := dec.Token()
 	if err == io.EOF {
@@ -51,7 +71,7 @@ func decodeEnvelope(body io.Reader, env *envelope, onData func(*json.Decoder) er
 		case "data":
 			env.sawData = true
 			if err := onData(dec); err != nil {
-				return fmt.Errorf("data: %w", err)
+				return err
 			}
 		case "metadata":
 			env.sawMeta = true
@@ -193,6 +213,9 @@ func listInto[W any, T any](out *[]T, conv func(*W) (T, error)) func(*json.Decod
 			return nil // "data": null is an empty list
 		}
 		if d, ok := tok.(json.Delim); !ok || d != '[' {
+			if d == '{' {
+				skipRest(dec, true)
+			}
 			return fmt.Errorf("expected a list, got %s", describeToken(tok))
 		}
 		// One W for the whole list: a fresh one per item would be one more
@@ -201,10 +224,12 @@ func listInto[W any, T any](out *[]T, conv func(*W) (T, error)) func(*json.Decod
 		for i := 0; dec.More(); i++ {
 			w = zero
 			if err := dec.Decode(&w); err != nil {
+				skipRest(dec, false)
 				return fmt.Errorf("item %d: %w", i, err)
 			}
 			v, err := conv(&w)
 			if err != nil {
+				skipRest(dec, false)
 				return fmt.Errorf("item %d: %w", i, err)
 			}
 			*out = append(*out, v)
@@ -212,4 +237,21 @@ func listInto[W any, T any](out *[]T, conv func(*W) (T, error)) func(*json.Decod
 		_, err = dec.Token() // the closing bracket
 		return err
 	}
+}
+
+// skipRest reads past the rest of the list (or, with members, the object)
+// whose opening token was read, so the envelope can be read on after a bad
+// value. A broken stream just stops it: the decoder keeps its error.
+func skipRest(dec *json.Decoder, members bool) {
+	for dec.More() {
+		if members {
+			if _, err := dec.Token(); err != nil {
+				return
+			}
+		}
+		if err := dec.Decode(&skip{}); err != nil {
+			return
+		}
+	}
+	_, _ = dec.Token()
 }

@@ -190,3 +190,55 @@ func TestSampleKeepsTextAfterBadBytes(t *testing.T) {
 	assert.Contains(t, s, `\x1f\x8b\babcabc`)
 	assert.True(t, strings.HasSuffix(s, `..."`) || strings.HasSuffix(s, "..."))
 }
+
+func TestKeyEchoedIn2xxErrorsAndTasksIsRedacted(t *testing.T) {
+	var logs logBuffer
+	c, mt := newMock(t, WithLogger(logs.logger()))
+	echo := `{"errors": [{"errorCode": "` + testKey + `", "message": "bad key ` + testKey + `", "context": {"key": "` + testKey + `", "deep": [{"k": "` + testKey + `"}]}}]}`
+	mt.RegisterResponder(http.MethodPost, isosURL+"/"+isoID, httpmock.NewStringResponder(200, echo))
+	_, err := c.Isos("compute-on", "test_area").Attach(context.Background(), isoID, instanceID)
+	var apiErr *APIError
+	require.ErrorAs(t, err, &apiErr)
+	assertNoKey(t, err.Error(), fmt.Sprintf("%+v", err), fmt.Sprintf("%#v", apiErr.Errors), logs.String())
+
+	mt.RegisterResponder(http.MethodGet, mockBase+"/tasks/"+taskID, httpmock.NewStringResponder(200,
+		`{"data": {"id": "`+taskID+`", "status": "FAILED", "result": {"message": "`+testKey+`"}, "errors": [{"message": "`+testKey+`"}]}}`))
+	_, err = c.Tasks().Wait(context.Background(), &Task{ID: taskID, Status: TaskPending})
+	var te *TaskError
+	require.ErrorAs(t, err, &te)
+	assertNoKey(t, err.Error(), fmt.Sprintf("%+v", err), string(te.Task.Result), fmt.Sprint(te.Errors), logs.String())
+}
+
+func TestErrorsWinOverUnusableData(t *testing.T) {
+	tests := []struct {
+		name, url, body string
+		list            bool
+	}{
+		{"get null data", isosURL + "/" + isoID, `{"data": null, "errors": [{"code": 1, "message": "nope"}]}`, false},
+		{"get list data, errors first", isosURL + "/" + isoID, `{"errors": [{"code": 1, "message": "nope"}], "data": []}`, false},
+		{"list object data", isosURL, `{"data": {"id": "x", "errors": []}, "errors": [{"code": 1, "message": "nope"}]}`, true},
+		{"list bad item", isosURL, `{"data": [{"id": 5}, {"id": "` + isoID + `"}], "errors": [{"code": 1, "message": "nope"}]}`, true},
+		{"list item without id", isosURL, `{"data": [{"name": "x"}], "metadata": {}, "errors": [{"code": 1, "message": "nope"}]}`, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c, mt := newMock(t)
+			mt.RegisterResponder(http.MethodGet, tt.url, httpmock.NewStringResponder(200, tt.body))
+			var err error
+			if tt.list {
+				_, err = c.Isos("compute-on", "test_area").List(context.Background(), nil)
+			} else {
+				_, err = c.Isos("compute-on", "test_area").Get(context.Background(), isoID)
+			}
+			var apiErr *APIError
+			require.ErrorAs(t, err, &apiErr)
+			assert.Equal(t, 200, apiErr.StatusCode)
+			assert.Equal(t, []ErrorDetail{{Code: "1", Message: "nope"}}, apiErr.Errors)
+		})
+	}
+	// Without errors, unusable data is still a decode error.
+	c, mt := newMock(t)
+	mt.RegisterResponder(http.MethodGet, isosURL+"/"+isoID, httpmock.NewStringResponder(200, `{"data": null}`))
+	_, err := c.Isos("compute-on", "test_area").Get(context.Background(), isoID)
+	assert.ErrorIs(t, err, ErrInvalidResponse)
+}

@@ -112,6 +112,7 @@ func (c *Client) do(ctx context.Context, r *request, decode decodeFunc) error {
 		}
 		start := time.Now()
 		status, retryAfter, err := c.attempt(ctx, r.method, u, path, payload, decode)
+		err = c.scrub(err) // before it is logged or returned
 		if c.logger != nil {
 			c.log(ctx, r.method, path, attempt, status, time.Since(start), err)
 		}
@@ -431,3 +432,73 @@ func (c *Client) redact(s string) string {
 	}
 	return strings.ReplaceAll(s, c.key(), "[redacted]")
 }
+
+// scrub takes the key out of every text an error carries: a server or proxy
+// may echo the request's headers into bodies, error entries or task results.
+func (c *Client) scrub(err error) error {
+	if err == nil {
+		return nil
+	}
+	var ae *APIError
+	if errors.As(err, &ae) {
+		ae.Errors = c.redactDetails(ae.Errors)
+		ae.Body = c.redactBytes(ae.Body)
+		ae.RequestID = c.redact(ae.RequestID)
+	}
+	var te *TaskError
+	if errors.As(err, &te) {
+		te.Errors = c.redactDetails(te.Errors)
+		if te.Task != nil {
+			te.Task.ID = c.redact(te.Task.ID)
+			te.Task.Errors = c.redactDetails(te.Task.Errors)
+			te.Task.Result = c.redactBytes(te.Task.Result)
+		}
+	}
+	var de *DecodeError
+	if errors.As(err, &de) {
+		de.Sample = c.redact(de.Sample)
+		de.ContentType = c.redact(de.ContentType)
+	}
+	if msg := err.Error(); strings.Contains(msg, c.key()) {
+		// Whatever else quoted it (a transport's words about a malformed
+		// answer, say): the message is redacted, the chain kept.
+		return &redactedError{msg: c.redact(msg), err: err}
+	}
+	return err
+}
+
+func (c *Client) redactDetails(ds []ErrorDetail) []ErrorDetail {
+	for i := range ds {
+		ds[i].Code = c.redact(ds[i].Code)
+		ds[i].Message = c.redact(ds[i].Message)
+		for k, v := range ds[i].Context {
+			ds[i].Context[k] = c.redactValue(v)
+		}
+	}
+	return ds
+}
+
+func (c *Client) redactValue(v any) any {
+	switch t := v.(type) {
+	case string:
+		return c.redact(t)
+	case map[string]any:
+		for k, x := range t {
+			t[k] = c.redactValue(x)
+		}
+	case []any:
+		for i, x := range t {
+			t[i] = c.redactValue(x)
+		}
+	}
+	return v
+}
+
+// redactedError is an error whose message had to lose the key.
+type redactedError struct {
+	msg string
+	err error
+}
+
+func (e *redactedError) Error() string { return e.msg }
+func (e *redactedError) Unwrap() error { return e.err }

@@ -194,7 +194,8 @@ func (s *TaskService) Wait(ctx context.Context, t *Task) (*Task, error) {
 			return nil, fmt.Errorf("cloudmc: waiting for task %s: %w", printableText(t.ID, 100), err)
 		}
 		if cur.Done() {
-			return doneTask(cur)
+			t, err := doneTask(cur)
+			return t, s.c.scrub(err)
 		}
 		interval = nextPoll(interval, s.c.pollMax)
 	}

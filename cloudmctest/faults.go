@@ -110,7 +110,10 @@ func applyFault(w http.ResponseWriter, r *http.Request, f Fault) bool {
 		select {
 		case <-t.C:
 		case <-r.Context().Done():
+			// The client went away: drop the connection rather than let
+			// net/http answer an empty 200 that could still reach it.
 			t.Stop()
+			hijackAndClose(w, nil)
 			return true
 		}
 	}
