@@ -350,7 +350,7 @@ func TestGet(t *testing.T) {
 	for _, args := range [][]string{{"get", isoID, "-o", "json"}, {"-o", "json", "get", isoID}, {"get", "-o=json", "--", isoID}} {
 		r = cli(t, env, args...)
 		requireCode(t, exitOK, r)
-		iso := decode[isoJSON](t, r.stdout)
+		iso := decode[cloudmc.Iso](t, r.stdout)
 		assert.Equal(t, "tools", iso.Name, "%v", args)
 		assert.Equal(t, []string{cloudmctest.SeedZoneID}, iso.AvailableInZones)
 	}
@@ -476,7 +476,7 @@ func TestImportDelete(t *testing.T) {
 	requireCode(t, exitOK, r)
 	task := decode[taskJSON](t, r.stdout)
 	assert.Equal(t, "SUCCESS", task.Status)
-	var iso isoJSON
+	var iso cloudmc.Iso
 	require.NoError(t, json.Unmarshal(task.Result, &iso))
 	assert.Equal(t, "tools-2", iso.Name)
 	got, ok := s.Iso(iso.ID)

@@ -15,35 +15,12 @@ import (
 // The JSON documents printed with -o json. Their field names are part of the
 // command's interface: ISOs use the API's wire names.
 
-type isoJSON struct {
-	ID                string   `json:"id"`
-	Name              string   `json:"name"`
-	Description       string   `json:"description"`
-	ArchitectureWidth int      `json:"architectureWidth"`
-	Size              int64    `json:"size"`
-	Ready             bool     `json:"ready"`
-	Bootable          bool     `json:"bootable"`
-	AvailablePublicly bool     `json:"availablePublicly"`
-	Extractable       bool     `json:"extractable"`
-	OSTypeID          string   `json:"osTypeId"`
-	OSTypeName        string   `json:"osTypeName"`
-	ZoneID            string   `json:"zoneId"`
-	ZoneName          string   `json:"zoneName"`
-	Created           string   `json:"created"`
-	AvailableInZones  []string `json:"availableInZones"`
-}
-
-type metadataJSON struct {
-	RecordCount int    `json:"recordCount"`
-	PageSize    int    `json:"pageSize,omitempty"`
-	PageCurrent int    `json:"pageCurrent,omitempty"`
-	SortField   string `json:"sortField,omitempty"`
-	SortOrder   string `json:"sortOrder,omitempty"`
-}
+// ISOs and list metadata print as cloudmc.Iso and cloudmc.Metadata, whose
+// JSON is the API's wire form.
 
 type listJSON struct {
-	Data     []isoJSON    `json:"data"`
-	Metadata metadataJSON `json:"metadata"`
+	Data     []cloudmc.Iso    `json:"data"`
+	Metadata cloudmc.Metadata `json:"metadata"`
 }
 
 type errorJSON struct {
@@ -65,28 +42,19 @@ type downloadDoc struct {
 	TaskID string `json:"taskId"`
 }
 
-func isoDoc(i cloudmc.Iso) isoJSON {
-	zones := i.AvailableInZones
-	if zones == nil {
-		zones = []string{}
+// isoDoc prints an absent zone list as [], so scripts can iterate it.
+func isoDoc(i cloudmc.Iso) cloudmc.Iso {
+	if i.AvailableInZones == nil {
+		i.AvailableInZones = []string{}
 	}
-	return isoJSON{
-		ID: i.ID, Name: i.Name, Description: i.Description,
-		ArchitectureWidth: i.ArchitectureWidth, Size: i.Size,
-		Ready: i.Ready, Bootable: i.Bootable, AvailablePublicly: i.AvailablePublicly, Extractable: i.Extractable,
-		OSTypeID: i.OSTypeID, OSTypeName: i.OSTypeName, ZoneID: i.ZoneID, ZoneName: i.ZoneName,
-		Created: i.Created, AvailableInZones: zones,
-	}
+	return i
 }
 
 func listDoc(l *cloudmc.ListResponse[cloudmc.Iso]) listJSON {
-	doc := listJSON{Data: make([]isoJSON, 0, len(l.Data))}
+	doc := listJSON{Data: make([]cloudmc.Iso, 0, len(l.Data)), Metadata: l.Metadata}
 	for _, i := range l.Data {
 		doc.Data = append(doc.Data, isoDoc(i))
 	}
-	m := l.Metadata
-	doc.Metadata = metadataJSON{RecordCount: m.RecordCount, PageSize: m.PageSize, PageCurrent: m.PageCurrent,
-		SortField: m.SortField, SortOrder: m.SortOrder}
 	return doc
 }
 
