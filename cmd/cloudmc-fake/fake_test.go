@@ -18,6 +18,7 @@ import (
 
 	"github.com/cloudmc-go/cloudmc"
 	"github.com/cloudmc-go/cloudmc/cloudmctest"
+	"github.com/cloudmc-go/cloudmc/internal/readme"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
@@ -368,18 +369,8 @@ func TestShellQuote(t *testing.T) {
 // flags.
 func TestReadmeMatches(t *testing.T) {
 	t.Parallel()
-	b, err := os.ReadFile(filepath.Join("..", "..", "README.md"))
-	if errors.Is(err, os.ErrNotExist) {
-		t.Skip("no README.md")
-	}
+	sec, err := readme.Section(filepath.Join("..", "..", "README.md"), "## Scripting and integration tests")
 	require.NoError(t, err)
-	readme := string(b)
-	i := strings.Index(readme, "## Scripting and integration tests")
-	require.GreaterOrEqual(t, i, 0, "README section missing")
-	sec := readme[i:]
-	if j := strings.Index(sec[1:], "\n## "); j >= 0 {
-		sec = sec[:j+1]
-	}
 	k := strings.Index(sec, "### cloudmc-fake")
 	require.GreaterOrEqual(t, k, 0)
 
